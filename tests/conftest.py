@@ -1,0 +1,19 @@
+"""Shared fixtures: one prepared MNIST directory for the whole test session."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.mnist import prepare_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """A data directory holding verified MNIST IDX files.
+
+    Uses ``$PYTORCH_DATA_DIR`` or ``./data`` like the command line, so a
+    machine that already prepared MNIST does not rebuild it for the tests.
+    """
+    source = prepare_mnist(os.environ.get("PYTORCH_DATA_DIR") or "data")
+    return source.root

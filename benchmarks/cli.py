@@ -20,7 +20,7 @@ import sys
 
 from benchmarks import commands
 from benchmarks.errors import AblateError
-from benchmarks.runner import BACKENDS
+from benchmarks.runner import BACKENDS, default_jobs
 from benchmarks.store import DEFAULT_STORE
 
 
@@ -45,10 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train a grid's missing trials")
     run.add_argument("grid", help="shipped grid name or path to a .toml file")
-    run.add_argument("--jobs", type=int, default=1, help="parallel workers")
+    run.add_argument(
+        "--jobs", type=int, default=default_jobs(),
+        help="parallel workers (default: one per core; -1 with dask: all workers)",
+    )  # fmt: skip
     run.add_argument("--backend", default="loky", help="|".join(BACKENDS))
     run.add_argument("--scheduler", help="dask scheduler address, tcp://HOST:PORT")
-    run.add_argument("--threads", type=int, help="torch threads per worker")
+    run.add_argument(
+        "--threads", type=int, default=1,
+        help="torch threads per trial (default 1: results then do not depend on "
+        "--jobs; more threads change float rounding)",
+    )  # fmt: skip
     run.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead")
     run.add_argument("--variants", help="only variants matching this pattern")
     run.add_argument("--retry-failed", action="store_true")
@@ -69,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="tables and figures from the store")
     report.add_argument("grids", nargs="+", help="grids to report on")
-    report.add_argument("--out", default="reports/out", help="output directory")
+    report.add_argument(
+        "--out", default="results", help="writes OUT/GRID/REPORT.md (default: results)"
+    )
     _store(report)
     return parser
 

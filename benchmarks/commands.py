@@ -7,6 +7,7 @@ before anything is trained or written.
 import argparse
 import io
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -77,7 +78,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.jobs == 0 or args.jobs < -1:
         raise AblateError(f"--jobs must be a positive number or -1, got {args.jobs}")
-    if args.threads is not None and args.threads < 1:
+    if args.threads < 1:
         raise AblateError(f"--threads must be at least 1, got {args.threads}")
     if args.scheduler and args.backend != "dask":
         raise AblateError("--scheduler only applies with --backend dask")
@@ -204,4 +205,30 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    raise AblateError("ablate report is not available yet")
+    import pandas as pd
+
+    from reports import write_report
+
+    grids = [load_grid(name) for name in args.grids]
+    if not Path(args.store).is_file():
+        raise AblateError(
+            f"store {args.store} does not exist; run `ablate run GRID` first or "
+            "pass --store"
+        )
+    with Store(args.store) as store:
+        for grid in grids:
+            results = store.results([t.key for t in grid.trials], with_state=True)
+            expected = pd.DataFrame.from_records(
+                {"key": t.key, "task": t.task, "variant": t.variant, "seed": t.seed,
+                 **t.factors}
+                for t in grid.trials
+            )  # fmt: skip
+            path = write_report(
+                results, expected, Path(args.out) / grid.name,
+                title=f"{grid.name}: {grid.description}",
+            )  # fmt: skip
+            ok = int((results["status"] == "ok").sum()) if len(results) else 0
+            missing = len(grid.trials) - ok
+            print(f"{grid.name}: {path} ({len(results)} of {len(grid.trials)} "
+                  f"trials stored, {missing} not ok)")  # fmt: skip
+    return 0

@@ -13,7 +13,6 @@ in flight during two deaths is stored as failed.
 """
 
 import logging
-import math
 import os
 import platform
 import socket
@@ -41,9 +40,14 @@ DEFAULT_SECONDS = {"digits": 8.0, "circle": 0.5}
 
 @dataclass
 class Job:
-    """Trials trained together by one worker call."""
+    """Trials trained together by one worker call.
+
+    ``store`` names the trials whose results are wanted: a stack may train
+    trials that are already stored, to keep its composition fixed.
+    """
 
     trials: list[Trial]
+    store: set[str]
     crashes: int = 0  # worker deaths while this job was in flight
 
 
@@ -59,9 +63,9 @@ class RunSummary:
     busy_elsewhere: int = 0  # claimed by another live runner, so skipped
 
 
-def default_threads(jobs: int) -> int:
-    """Torch threads per worker so that ``jobs`` workers share the cores."""
-    return max(1, _num_cores() // max(1, jobs))
+def default_jobs() -> int:
+    """One worker per usable core: with one thread each, the fastest setting."""
+    return _num_cores()
 
 
 def plan(
@@ -74,12 +78,17 @@ def plan(
     return todo, len(grid.trials) - len(todo)
 
 
-def make_jobs(trials: list[Trial], jobs: int) -> list[Job]:
-    """One job per digits trial; circle trials grouped into stacks.
+def make_jobs(trials: list[Trial], todo: list[Trial]) -> list[Job]:
+    """Jobs that train every trial of ``todo``, a subset of the grid's ``trials``.
 
-    Stacks hold trials whose networks have the same shape and training loop,
-    up to ``MAX_STACK`` each, split so that ``jobs`` workers all get work.
+    One job per digits trial. Circle trials train in stacks of up to
+    ``MAX_STACK`` that share a network shape and training loop. A stack's
+    members are fixed by the whole grid, not by what is left to do or by the
+    number of workers: CPU matrix kernels round a model's numbers differently
+    in stacks of different make-up, so a fixed make-up keeps results bitwise
+    identical across ``--jobs``, backends and resumed runs.
     """
+    wanted = {trial.key for trial in todo}
     groups: dict[tuple, list[Trial]] = {}
     singles = []
     for trial in trials:
@@ -87,12 +96,16 @@ def make_jobs(trials: list[Trial], jobs: int) -> list[Job]:
             from models.circle_train import stack_key
 
             groups.setdefault(stack_key(trial.factors), []).append(trial)
-        else:
-            singles.append(Job([trial]))
+        elif trial.key in wanted:
+            singles.append(Job([trial], {trial.key}))
     stacks = []
     for members in groups.values():
-        size = min(MAX_STACK, math.ceil(len(members) / max(1, jobs)))
-        stacks += [Job(members[i : i + size]) for i in range(0, len(members), size)]
+        members.sort(key=lambda trial: trial.key)
+        for start in range(0, len(members), MAX_STACK):
+            chunk = members[start : start + MAX_STACK]
+            keys = {trial.key for trial in chunk} & wanted
+            if keys:
+                stacks.append(Job(chunk, keys))
     # Big jobs first, so the last minutes are not spent waiting for one stack.
     stacks.sort(key=lambda job: -len(job.trials))
     return stacks + singles
@@ -151,7 +164,7 @@ def run(
     jobs: int = 1,
     backend: str = "loky",
     scheduler: str | None = None,
-    threads: int | None = None,
+    threads: int = 1,
     retry_failed: bool = False,
     data_dir: str | None = None,
     device: str = "cpu",
@@ -159,6 +172,10 @@ def run(
     progress: Callable[[int], Any] | None = None,
 ) -> RunSummary:
     """Train every missing trial of ``grid`` and store the results.
+
+    Each trial uses ``threads`` torch threads. The default of one keeps
+    results bitwise identical whatever ``jobs`` is: torch's CPU kernels
+    round differently with different numbers of threads.
 
     ``on_result(trial, result)`` is called after each row is stored;
     ``progress(total)`` returns an object with ``update(n)`` and ``close()``
@@ -168,7 +185,6 @@ def run(
     summary = RunSummary(total=len(grid.trials), already_done=done)
     if not todo:
         return summary
-    threads = threads or (1 if backend != "loky" else default_threads(jobs))
     if any(t.task == "digits" for t in todo):
         # Prepare MNIST here, once, so workers never race to write it.
         from benchmarks.mnist import prepare_mnist
@@ -178,7 +194,7 @@ def run(
     claimed = store.claim(t.key for t in todo)
     summary.busy_elsewhere = len(todo) - len(claimed)
     todo = [t for t in todo if t.key in claimed]
-    pending = make_jobs(todo, jobs if backend == "loky" else 2 * max(jobs, 1))
+    pending = make_jobs(grid.trials, todo)
     provenance = run_provenance(backend, scheduler)
     bar = progress(len(todo)) if progress else None
     try:
@@ -201,13 +217,13 @@ def _run_round(
     """Run the pending jobs; after a worker death, return those to run again."""
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-    dispatched: set[int] = set()  # ids of the jobs handed to joblib
-    returned: set[str] = set()  # first trial key of each job that came back
+    dispatched: set[int] = set()  # indices of the jobs handed to joblib
+    returned: set[int] = set()
 
     def feed() -> Iterator:
-        for job in pending:
-            dispatched.add(id(job))
-            yield delayed(run_job)(job, threads, data_dir, device)
+        for index, job in enumerate(pending):
+            dispatched.add(index)
+            yield delayed(_indexed)(index, job, threads, data_dir, device)
 
     parallel = Parallel(
         n_jobs=jobs,
@@ -216,12 +232,11 @@ def _run_round(
         pre_dispatch="n_jobs",
     )
     try:
-        for rows in parallel(feed()):
-            returned.add(rows[0][0].key)
-            for trial, result in rows:
-                _store(store, trial, result, provenance, summary)
-                if on_result is not None:
-                    on_result(trial, result)
+        for job_index, rows in parallel(feed()):
+            job = pending[job_index]
+            returned.add(job_index)
+            rows = [(t, r) for t, r in rows if t.key in job.store]
+            _store(store, rows, provenance, summary, on_result)
             if bar is not None:
                 bar.update(len(rows))
         return []
@@ -230,40 +245,52 @@ def _run_round(
 
     # Jobs in flight when the worker died are charged one crash each.
     retry = []
-    for job in pending:
-        if job.trials[0].key in returned:
+    for index, job in enumerate(pending):
+        if index in returned:
             continue
-        if id(job) in dispatched:
+        if index in dispatched:
             job.crashes += 1
-        if job.crashes >= 2:
-            reason = (
-                "worker process died twice while training it (killed or out of memory)"
-            )
-            for trial in job.trials:
-                result = {"status": "failed", "error": reason}
-                _store(store, trial, result, provenance, summary)
-                if on_result is not None:
-                    on_result(trial, result)
-            if bar is not None:
-                bar.update(len(job.trials))
-        else:
+        if job.crashes < 2:
             retry.append(job)
+            continue
+        reason = "worker died twice while training it (killed or out of memory)"
+        rows = [
+            (trial, {"status": "failed", "error": reason})
+            for trial in job.trials
+            if trial.key in job.store
+        ]
+        _store(store, rows, provenance, summary, on_result)
+        if bar is not None:
+            bar.update(len(rows))
     return retry
 
 
-def _store(store, trial, result, provenance, summary) -> None:
+def _indexed(index: int, job: Job, *args) -> tuple[int, list]:
+    """``run_job`` that also returns which job it ran."""
+    return index, run_job(job, *args)
+
+
+def _store(store, rows, provenance, summary, on_result) -> None:
+    """Store one job's rows in one transaction, then count and report them."""
+    records = [
+        (trial, result, {**provenance, **result.pop("worker", {})})
+        for trial, result in rows
+    ]
     try:
-        store.put(trial, result, {**provenance, **result.pop("worker", {})})
+        store.put_many(records)
     except sqlite3.Error as exc:
         raise AblateError(
             f"cannot write to store {store.path}: {exc}; the trials stored so far "
             "are safe, free space or fix permissions and rerun to resume"
         ) from None
-    summary.trained += 1
-    if result["status"] == "failed":
-        summary.failed.append((trial, result.get("error") or "unknown error"))
-    elif result["status"] == "diverged":
-        summary.diverged += 1
+    for trial, result in rows:
+        summary.trained += 1
+        if result["status"] == "failed":
+            summary.failed.append((trial, result.get("error") or "unknown error"))
+        elif result["status"] == "diverged":
+            summary.diverged += 1
+        if on_result is not None:
+            on_result(trial, result)
 
 
 def run_provenance(backend: str, scheduler: str | None) -> dict[str, Any]:

@@ -71,6 +71,17 @@ CREATE TABLE IF NOT EXISTS claims (
     claimed_at REAL NOT NULL
 );
 """
+# Insert a trial, or replace its row unless that row is ok.
+_UPSERT = """
+INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT(key) DO UPDATE SET
+    status=excluded.status, error=excluded.error, metrics=excluded.metrics,
+    curves=excluded.curves, train_seconds=excluded.train_seconds,
+    num_params=excluded.num_params, threads=excluded.threads,
+    stack_size=excluded.stack_size, state=excluded.state,
+    provenance=excluded.provenance, finished_at=excluded.finished_at
+WHERE trials.status != 'ok'
+"""
 
 
 class Store:
@@ -152,17 +163,30 @@ class Store:
     # Writing
 
     def put(self, trial: Trial, result: dict[str, Any], provenance: dict) -> None:
-        """Store one finished trial and release its claim, in one transaction.
+        """Store one finished trial and release its claim (see ``put_many``)."""
+        self.put_many([(trial, result, provenance)])
 
-        ``result`` holds ``status``, optional ``error``, metrics, ``curves``,
-        ``train_seconds``, ``num_params``, ``threads``, ``stack_size`` and an
-        optional ``state`` (bytes).
+    def put_many(self, records: list[tuple[Trial, dict[str, Any], dict]]) -> None:
+        """Store finished trials and release their claims, in one transaction.
+
+        Each record is (trial, result, provenance); ``result`` holds
+        ``status``, optional ``error``, metrics, ``curves``, ``train_seconds``,
+        ``num_params``, ``threads``, ``stack_size`` and an optional ``state``
+        (bytes).
         """
+        rows = [self._row(*record) for record in records]
+        with self._transaction():
+            for row in rows:
+                self.db.execute(_UPSERT, row)
+                self.db.execute("DELETE FROM claims WHERE key = ?", (row[0],))
+
+    @staticmethod
+    def _row(trial: Trial, result: dict[str, Any], provenance: dict) -> tuple:
         status = result["status"]
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
         metrics = {name: _finite_or_none(result.get(name)) for name in METRICS}
-        row = (
+        return (
             trial.key,
             trial.task,
             trial.variant,
@@ -180,20 +204,6 @@ class Store:
             json.dumps(provenance, sort_keys=True),
             time.time(),
         )
-        with self._transaction():
-            self.db.execute(
-                "INSERT INTO trials VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(key) DO UPDATE SET "
-                "status=excluded.status, error=excluded.error, "
-                "metrics=excluded.metrics, curves=excluded.curves, "
-                "train_seconds=excluded.train_seconds, "
-                "num_params=excluded.num_params, threads=excluded.threads, "
-                "stack_size=excluded.stack_size, state=excluded.state, "
-                "provenance=excluded.provenance, finished_at=excluded.finished_at "
-                "WHERE trials.status != 'ok'",
-                row,
-            )
-            self.db.execute("DELETE FROM claims WHERE key = ?", (trial.key,))
 
     def claim(self, keys: Iterable[str]) -> set[str]:
         """Claim the given trials for this process; returns the keys it got.

@@ -86,3 +86,19 @@ def report2020_two_stage(**factors) -> nn.Module:
 def digit_argmax(**factors) -> nn.Module:
     """Ceiling reference: a digit CNN, then argmax1 <= argmax2 (not learned)."""
     return DigitArgmax(factors["branch"], factors["hidden"], factors["dropout"])
+
+
+@register_model(
+    "digits", architecture="branch", weight_sharing=True, aux_coef=0.75,
+    comparator_input="softmax", **{**_PAIRNET, "augment": 1}, schedule="onecycle",
+    lr=3e-3, batch_size=32, epochs=40,
+)  # fmt: skip
+def best(**factors) -> nn.Module:
+    """The tuned learned comparator: report2020's net, trained harder.
+
+    Chosen on validation accuracy only (200 of the 1000 training pairs held
+    out, seeds 100-105, never the test pairs): one-cycle learning rate 3e-3,
+    batches of 32, 1-pixel random shifts and 40 epochs took report2020 from
+    96.9% to 98.1%, and aux_coef 0.75 to 98.3% (0.5: 98.1%).
+    """
+    return _pair_net(**factors)

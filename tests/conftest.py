@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmarks.mnist import prepare_mnist
 
@@ -17,3 +18,8 @@ def mnist_dir() -> Path:
     """
     source = prepare_mnist(os.environ.get("PYTORCH_DATA_DIR") or "data")
     return source.root
+
+
+# Tests train many small networks: one thread avoids two threads fighting
+# over tiny tensor operations, and matches the runner's default.
+torch.set_num_threads(1)

@@ -47,9 +47,9 @@ class Split:
         return Split(self.input[index], self.target[index], self.classes[index])
 
     def to(self, device: torch.device) -> "Split":
-        return Split(
-            self.input.to(device), self.target.to(device), self.classes.to(device)
-        )
+        """On ``device``, with images in the channels-last layout."""
+        input = self.input.to(device, memory_format=torch.channels_last)
+        return Split(input, self.target.to(device), self.classes.to(device))
 
 
 def load_splits(
@@ -99,7 +99,9 @@ def train_digits(
     # generator: seed it for this trial and restore it afterwards.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(derive_seed(seed, "digits", "init"))
-        model = get_variant(variant).builder(**factors).to(device)
+        model = get_variant(variant).builder(**factors)
+        # Channels-last convolutions and pooling run about twice as fast on CPU.
+        model = model.to(device, memory_format=torch.channels_last)
         trainer = _Trainer(model, factors, seed, train, val, test)
         start = time.perf_counter()
         architecture = factors["architecture"]

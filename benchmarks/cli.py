@@ -11,12 +11,14 @@
 
 A user mistake prints one line, ``ablate: error: ...``, and exits with status
 2 (``--debug`` shows the traceback instead). ``run`` exits with 1 when a trial
-failed and with 130 when interrupted.
+failed and with 130 when interrupted (Ctrl-C, or SIGTERM from ``kill``).
 """
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from benchmarks import commands
 from benchmarks.errors import AblateError
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     handler = getattr(commands, f"cmd_{args.command}")
+    previous = _stop_on_sigterm() if args.command == "run" else None
     try:
         return handler(args)
     except AblateError as exc:
@@ -109,6 +112,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"ablate: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_on_sigterm():
+    """Make SIGTERM (``kill``, ``timeout``, a batch system) stop a run as Ctrl-C does.
+
+    By default SIGTERM ends the main process at once and orphans its worker
+    processes, which finish their trial and then sit idle for minutes. Returns
+    the previous handler, or None where handlers cannot be set (not the main
+    thread).
+    """
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 if __name__ == "__main__":

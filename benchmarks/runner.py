@@ -8,8 +8,8 @@ main process writes, one row per trial as soon as its job returns.
 
 A trial that raises becomes a ``failed`` row, one whose loss blows up a
 ``diverged`` row, and the grid goes on. A worker process that dies (killed,
-out of memory) costs only the jobs it held: they are retried once, and a job
-in flight during two deaths is stored as failed.
+out of memory) costs only the jobs it held: each is retried once, alone, and
+a job whose worker dies again while it runs alone is stored as failed.
 """
 
 import logging
@@ -18,6 +18,7 @@ import platform
 import socket
 import sqlite3
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -191,7 +192,10 @@ def run(
 
         data_dir = str(prepare_mnist(data_dir).root)
 
-    claimed = store.claim(t.key for t in todo)
+    try:
+        claimed = store.claim(t.key for t in todo)
+    except sqlite3.Error as exc:
+        raise _write_error(store, exc) from None
     summary.busy_elsewhere = len(todo) - len(claimed)
     todo = [t for t in todo if t.key in claimed]
     pending = make_jobs(grid.trials, todo)
@@ -200,14 +204,22 @@ def run(
     try:
         with _backend(backend, scheduler):
             while pending:
+                # After a worker death, the jobs it may have held rerun one at
+                # a time, so a second death is charged to the job that caused
+                # it and not to a healthy job that shared the pool with it.
+                suspect = next((job for job in pending if job.crashes), None)
+                batch, rest = pending, []
+                if suspect is not None:
+                    batch = [suspect]
+                    rest = [job for job in pending if job is not suspect]
                 pending = _run_round(
-                    pending, jobs, threads, data_dir, device, store, provenance,
+                    batch, jobs, threads, data_dir, device, store, provenance,
                     summary, on_result, bar,
-                )  # fmt: skip
+                ) + rest  # fmt: skip
     finally:
         if bar is not None:
             bar.close()
-        store.release_claims()
+        _release_claims(store)
     return summary
 
 
@@ -231,8 +243,9 @@ def _run_round(
         batch_size=1,
         pre_dispatch="n_jobs",
     )
+    outputs = parallel(feed())
     try:
-        for job_index, rows in parallel(feed()):
+        for job_index, rows in outputs:
             job = pending[job_index]
             returned.add(job_index)
             rows = [(t, r) for t, r in rows if t.key in job.store]
@@ -242,6 +255,8 @@ def _run_round(
         return []
     except TerminatedWorkerError:
         log.warning("a worker process died; retrying the trials it may have held")
+    finally:
+        _cancel(outputs)
 
     # Jobs in flight when the worker died are charged one crash each.
     retry = []
@@ -265,6 +280,34 @@ def _run_round(
     return retry
 
 
+def _cancel(outputs: Iterator) -> None:
+    """Stop joblib's generator, which stops the jobs still running."""
+    with warnings.catch_warnings():
+        # joblib warns that unfinished jobs are dropped: here that is the point,
+        # and the warning would bury the one line saying why the run stopped.
+        warnings.filterwarnings(
+            "ignore", r"\d+ tasks (have been|which were)", UserWarning
+        )
+        outputs.close()
+
+
+def _release_claims(store: Store) -> None:
+    """Drop this run's claims, unless the store refuses the write."""
+    try:
+        store.release_claims()
+    except sqlite3.Error as exc:
+        # NOTE: a claim dies with the process that made it, so a claim left
+        # here blocks no later run; raising would hide why this run stopped.
+        log.debug("claims left in %s: %s", store.path, exc)
+
+
+def _write_error(store: Store, exc: sqlite3.Error) -> AblateError:
+    return AblateError(
+        f"cannot write to store {store.path}: {exc}; the trials stored so far "
+        "are safe, free space or fix permissions and rerun to resume"
+    )
+
+
 def _indexed(index: int, job: Job, *args) -> tuple[int, list]:
     """``run_job`` that also returns which job it ran."""
     return index, run_job(job, *args)
@@ -279,10 +322,7 @@ def _store(store, rows, provenance, summary, on_result) -> None:
     try:
         store.put_many(records)
     except sqlite3.Error as exc:
-        raise AblateError(
-            f"cannot write to store {store.path}: {exc}; the trials stored so far "
-            "are safe, free space or fix permissions and rerun to resume"
-        ) from None
+        raise _write_error(store, exc) from None
     for trial, result in rows:
         summary.trained += 1
         if result["status"] == "failed":

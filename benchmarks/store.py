@@ -321,7 +321,12 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type, *rest) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:
+            # NOTE: after some errors (a full disk) SQLite has rolled back
+            # already, and a second ROLLBACK would hide the error's cause.
+            self.db.execute("ROLLBACK")
 
 
 def _finite_or_none(value: Any) -> float | None:

@@ -97,7 +97,7 @@ def test_list_and_dry_run(tmp_path, capsys):
     assert "smoke" in capsys.readouterr().out
     store = str(tmp_path / "s.sqlite")
     assert main(["run", "digits", "--dry-run", "--store", store]) == 0
-    assert "320 trials, 0 done, 320 to train, about" in capsys.readouterr().out
+    assert "540 trials, 0 done, 540 to train, about" in capsys.readouterr().out
 
 
 def test_data_prints_what_it_found(mnist_dir, capsys):

@@ -55,7 +55,7 @@ def test_select_reseeds_and_filters():
     grid = load_grid("digits").select(variants="siamese", seeds=2)
     assert {t.variant for t in grid.trials} == {"siamese"}
     assert {t.seed for t in grid.trials} == {0, 1}
-    assert len(grid.trials) == 5 * 2
+    assert len(grid.trials) == 5 * 2 * 2  # aux_coef x comparator_input x seeds
 
 
 def test_include_composes_grids(tmp_path):

@@ -1,0 +1,119 @@
+"""Digits training speed: a step and a trial per variant family, the suite
+against a naive loop, and how close a trial comes to the machine's limit.
+
+Usage::
+
+    tox -e bench                       # everything, saved under .benchmarks/
+    tox -e bench -- -k digits          # this file only
+
+Example of the closing table (2-core machine)::
+
+    digits grid, suite vs naive loop     4.1x trials/min   >= 3x
+    digits trial, share of matmul limit          43%       >= 40%
+"""
+
+import time
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.grids import Grid, Trial
+from benchmarks.naive import DEFAULT_THREADS, naive_digits_trial
+from benchmarks.runner import run
+from benchmarks.store import Store
+from benchmarks.timing import matmul_flops_per_second
+from models.digits_train import load_splits, pair_loss, train_digits
+from models.registry import get_variant
+
+FAMILIES = ["mlp", "cnn", "siamese", "twin", "report2020_two_stage", "digit_argmax"]
+# End-to-end variants both the naive loop and the suite can train.
+COMPARED = ["mlp", "cnn", "siamese", "twin", "report2020"]
+SEEDS = [0, 1]
+
+
+@pytest.mark.parametrize("variant", FAMILIES + ["best"])
+def test_digits_training_step(benchmark, variant, mnist_dir):
+    factors = get_variant(variant).resolve()
+    train, _, _ = load_splits(0, 0.0, mnist_dir)
+    batch = train.to(torch.device("cpu")).take(torch.arange(factors["batch_size"]))
+    torch.manual_seed(0)
+    model = get_variant(variant).builder(**factors)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=factors["lr"])
+    aux_coef = factors.get("aux_coef", 1.0)
+
+    def step() -> None:
+        loss = pair_loss(model(batch.input), batch, aux_coef)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    benchmark.pedantic(step, rounds=30, warmup_rounds=5)
+
+
+@pytest.mark.parametrize("variant", FAMILIES + ["best"])
+def test_digits_trial(benchmark, variant, mnist_dir):
+    factors = get_variant(variant).resolve()
+    result = benchmark.pedantic(
+        train_digits, args=(variant, factors, 0, mnist_dir), rounds=1, iterations=1
+    )
+    benchmark.extra_info["test_accuracy"] = result["test_accuracy"]
+    assert result["status"] == "ok"
+
+
+def test_suite_against_naive_loop(benchmark, speeds, mnist_dir, tmp_path):
+    """Trials per minute: the suite (2 workers) vs the naive loop, same trials."""
+    trials = [
+        Trial("digits", name, get_variant(name).resolve(), seed)
+        for name in COMPARED
+        for seed in SEEDS
+    ]
+    grid = Grid("speed", tmp_path / "speed.toml", "", trials)
+
+    # The naive loop as commonly written: default threads, one after another.
+    torch.set_num_threads(DEFAULT_THREADS)
+    start = time.perf_counter()
+    for trial in trials:
+        naive_digits_trial(trial.variant, trial.seed, mnist_dir)
+    naive_seconds = time.perf_counter() - start
+    torch.set_num_threads(1)
+
+    elapsed = []
+
+    def suite() -> None:
+        start = time.perf_counter()
+        with Store(tmp_path / f"{len(elapsed)}.sqlite") as store:
+            run(grid, store, jobs=2, data_dir=mnist_dir)
+        elapsed.append(time.perf_counter() - start)
+
+    benchmark.pedantic(suite, rounds=1, iterations=1)
+    suite_seconds = elapsed[-1]
+    ratio = naive_seconds / suite_seconds
+    benchmark.extra_info.update(naive_seconds=naive_seconds, speedup=ratio)
+    speeds.record(
+        "digits grid, suite vs naive loop",
+        f"{ratio:.1f}x trials/min",
+        f">= 3x ({60 * len(trials) / suite_seconds:.0f} vs "
+        f"{60 * len(trials) / naive_seconds:.0f} trials/min)",
+    )
+
+
+def test_share_of_the_matmul_limit(benchmark, speeds, mnist_dir):
+    """FLOPs of a siamese trial over its time, against one core's matmul rate."""
+    variant = "siamese"
+    factors = get_variant(variant).resolve()
+    with FlopCounterMode(display=False) as counter:
+        train_digits(variant, factors, 0, mnist_dir)
+    flops = counter.get_total_flops()
+
+    result = benchmark.pedantic(
+        train_digits, args=(variant, factors, 0, mnist_dir), rounds=1, iterations=1
+    )
+    share = flops / result["train_seconds"] / matmul_flops_per_second()
+    benchmark.extra_info.update(gflop=flops / 1e9, share_of_matmul_limit=share)
+    speeds.record(
+        f"digits {variant} trial, share of matmul limit",
+        f"{100 * share:.0f}%",
+        f">= 40% ({flops / 1e9:.1f} GFLOP in {result['train_seconds']:.2f} s)",
+    )

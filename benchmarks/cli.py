@@ -19,6 +19,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 
 from benchmarks import commands
 from benchmarks.errors import AblateError
@@ -103,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # NOTE: loky replaces a worker whose memory grew past its leak threshold
+    # (importing torch and caching MNIST can do that) and says so with a
+    # warning that would break the progress bar; no trial is affected.
+    warnings.filterwarnings("ignore", "A worker stopped while some jobs", UserWarning)
     handler = getattr(commands, f"cmd_{args.command}")
     previous = _stop_on_sigterm() if args.command == "run" else None
     try:

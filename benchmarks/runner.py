@@ -12,6 +12,7 @@ out of memory) costs only the jobs it held: each is retried once, alone, and
 a job whose worker dies again while it runs alone is stored as failed.
 """
 
+import contextlib
 import logging
 import os
 import platform
@@ -129,6 +130,16 @@ def run_job(
 
     torch.set_num_threads(threads)
     trials = job.trials
+    if data_dir is not None:
+        # NOTE: loky restarts a worker whose memory grew by 300 MB after its
+        # first job, which costs a torch import and an MNIST load. Loading
+        # MNIST in every job of a grid with digits trials, circle stacks
+        # included, puts that growth inside the first job. A digits trial
+        # reports a failure to load it by itself.
+        from benchmarks.data import preload_mnist
+
+        with contextlib.suppress(AblateError, OSError):
+            preload_mnist(data_dir)
     try:
         if trials[0].task == "circle":
             from models.circle_train import train_circle_stack
@@ -191,6 +202,8 @@ def run(
         from benchmarks.mnist import prepare_mnist
 
         data_dir = str(prepare_mnist(data_dir).root)
+    else:
+        data_dir = None  # circle trials need no MNIST
 
     try:
         claimed = store.claim(t.key for t in todo)

@@ -9,6 +9,7 @@ disk (centre (0.5, 0.5), radius 1/sqrt(2 pi), area 1/2).
 """
 
 import math
+import textwrap
 from collections.abc import Callable
 
 import numpy as np
@@ -36,6 +37,7 @@ from reports.tables import best_setting, sort_levels
 CENTRE = (0.5, 0.5)
 RADIUS = 1.0 / math.sqrt(2.0 * math.pi)
 REPORT_VARIANT = "circle_report2020"
+TITLE_WIDTH = 55  # characters per line of a panel title
 HEATMAP_AXES = ("lr", "activation")
 HEATMAP_FACETS = ("dropout", "init")  # rows, columns
 HEATMAP_CMAP = "rocket_r"  # light = low error
@@ -157,8 +159,10 @@ def boundary_settings(results: pd.DataFrame) -> tuple[list[tuple[str, pd.Series]
     """``[("best", setting), ("circle_report2020", setting)]`` and what "best" used.
 
     The best setting over all variants (see ``tables.best_setting``) and the
-    best setting of ``circle_report2020`` when it ran; only one entry when they
-    coincide or ``circle_report2020`` is absent. Settings are rows of
+    2020 report's own setting: ``circle_report2020`` with its registered
+    factor values, or its best setting when those did not run (or the
+    registry cannot be imported). Only one entry when they coincide or
+    ``circle_report2020`` is absent. Settings are rows of
     ``figures_common.setting_summary``.
     """
     summary = setting_summary(results, "circle", best=False)
@@ -168,9 +172,27 @@ def boundary_settings(results: pd.DataFrame) -> tuple[list[tuple[str, pd.Series]
     chosen = [("best", best)]
     report = summary[summary["variant"] == REPORT_VARIANT]
     if len(report) and best["variant"] != REPORT_VARIANT:
-        report_best, _ = best_setting(report, "circle")
-        chosen.append((REPORT_VARIANT, report_best))
+        registered = report[_registered(report, summary.attrs["swept"])]
+        if len(registered):
+            chosen.append((REPORT_VARIANT, registered.iloc[0]))
+        else:
+            chosen.append((REPORT_VARIANT, best_setting(report, "circle")[0]))
     return chosen, selected_on
+
+
+def _registered(settings: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Which ``settings`` of ``REPORT_VARIANT`` have its registered factors."""
+    try:
+        from models.registry import get_variant
+
+        factors = get_variant(REPORT_VARIANT).factors
+    except (ImportError, KeyError):
+        return pd.Series(False, index=settings.index)
+    mask = pd.Series(True, index=settings.index)
+    for name in columns:
+        if name in factors:
+            mask &= matches(settings[name], factors[name])
+    return mask
 
 
 def plot_decision_boundaries(
@@ -217,7 +239,8 @@ def plot_decision_boundaries(
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="x1", ylabel="x2")
         title = [
             f"{role}: {setting['variant']}",
-            setting_label(setting, swept),
+            # Long settings wrap, so that the two panels' titles never overlap.
+            textwrap.fill(setting_label(setting, swept), TITLE_WIDTH),
             f"{score.name} {trial['score']:.1f}% (seed {int(trial['seed'])}; "
             f"setting mean {setting['mean']:.1f}%)",
         ]

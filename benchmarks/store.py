@@ -100,13 +100,19 @@ class Store:
         try:
             self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             self.db.execute("PRAGMA busy_timeout = 60000")
-            self._check_schema()
+            # One transaction checks the schema and creates it, so a run that
+            # opens the store while another creates it never sees the tables
+            # without their schema marker (and refuses the store as foreign).
+            with self._transaction():
+                self._check_schema()
+                for statement in _TABLES.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,)
+                )
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
-            self.db.executescript(_TABLES)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,)
-            )
         except sqlite3.DatabaseError as exc:
             raise AblateError(
                 f"store {self.path} cannot be used: {exc}; pass another --store"

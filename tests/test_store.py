@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import threading
 
 import pytest
 
@@ -130,3 +131,28 @@ def test_a_read_only_store_gives_a_clear_error(tmp_path):
 def test_bad_status_is_a_bug(tmp_path):
     with Store(tmp_path / "s.sqlite") as store, pytest.raises(ValueError):
         store.put(_trial(), _result("maybe"), {})
+
+
+def test_runs_creating_one_store_at_once_all_accept_it(tmp_path):
+    # Each new store is opened by several threads at the same moment, as two
+    # `ablate run` started together do; none may see a half-made schema.
+    refused = []
+
+    def open_store(path, barrier) -> None:
+        barrier.wait()
+        try:
+            Store(path).close()
+        except AblateError as error:
+            refused.append(str(error))
+
+    for attempt in range(20):
+        path = tmp_path / f"s{attempt}.sqlite"
+        barrier = threading.Barrier(6)
+        threads = [
+            threading.Thread(target=open_store, args=(path, barrier)) for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not refused, refused[0]

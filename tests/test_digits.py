@@ -13,7 +13,7 @@ import torch
 
 from models.digits_nets import PairOutput
 from models.digits_train import Split, load_splits, pair_loss, train_digits
-from models.registry import get_variant, list_models
+from models.registry import create_model, get_variant, list_models
 
 DIGITS = list_models(task="digits")
 QUICK = {"epochs": 1}
@@ -31,9 +31,7 @@ def _batch(num_pairs: int = 8, seed: int = 0) -> Split:
 @pytest.mark.parametrize("name", DIGITS)
 def test_every_digits_variant_has_the_documented_outputs(name):
     torch.manual_seed(0)
-    factors = get_variant(name).resolve()
-    model = get_variant(name).builder(**factors)
-    batch = _batch()
+    factors, model, batch = get_variant(name).factors, create_model(name), _batch()
 
     output = model(batch.input)
     assert isinstance(output, PairOutput)
@@ -49,9 +47,7 @@ def test_every_digits_variant_has_the_documented_outputs(name):
 @pytest.mark.parametrize("name", DIGITS)
 def test_every_parameter_of_every_digits_variant_gets_a_gradient(name):
     torch.manual_seed(0)
-    factors = get_variant(name).resolve()
-    model = get_variant(name).builder(**factors)
-    batch = _batch()
+    factors, model, batch = get_variant(name).factors, create_model(name), _batch()
 
     # The comparison and digit losses mixed half and half reach every
     # parameter that a variant trains end to end; two_stage trains its head on

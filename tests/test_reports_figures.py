@@ -16,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from reports.figures_circle import (  # noqa: E402
     CENTRE,
     RADIUS,
+    boundary_settings,
     plot_decision_boundaries,
     plot_error_heatmaps,
 )
@@ -190,3 +191,24 @@ def test_figures_without_their_data_return_none(results):
 def test_palette_must_cover_every_variant(results):
     with pytest.raises(KeyError, match="baseline"):
         plot_score_by_setting(results, "digits", palette={"siamese": (0, 0, 0)})
+
+
+def test_decision_boundary_shows_the_registered_2020_setting(results):
+    # A better-scoring variation of circle_report2020 must not stand in for
+    # the report's own setting.
+    from models.registry import get_variant
+
+    registered = results[results["variant"] == "circle_report2020"].copy()
+    for key, value in get_variant("circle_report2020").factors.items():
+        if key in registered:
+            registered[key] = value
+    registered["key"] = registered["key"] + "-registered"
+    registered["test_accuracy"] = 0.5
+    both = pd.concat([results, registered], ignore_index=True)
+
+    settings, _ = boundary_settings(both)
+    roles = [role for role, _ in settings]
+    assert roles == ["best", "circle_report2020"], roles
+    setting = settings[1][1]
+    assert setting["init"] == "xavier_uniform" and setting["lr"] == 1e-5
+    assert setting["mean"] == pytest.approx(50.0), "the registered setting's error"

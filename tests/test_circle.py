@@ -35,15 +35,6 @@ from models.registry import create_model, get_variant, list_models
 QUICK = {"epochs": 3}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train on one thread: many tiny ops thrash when cores are shared."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _factors(name: str = "circle_mlp", **overrides) -> dict:
     return get_variant(name).resolve({**QUICK, **overrides})
 

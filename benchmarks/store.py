@@ -111,7 +111,7 @@ class Store:
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,)
                 )
-            self.db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             self.db.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as exc:
             raise AblateError(
@@ -127,6 +127,23 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def _use_wal(self, timeout: float = 60) -> None:
+        """Switch to write-ahead logging, waiting out other connections.
+
+        SQLite answers "database is locked" at once, without its busy
+        timeout, when two connections switch a new database's journal mode
+        at the same moment: retry until ``timeout`` seconds have passed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _check_path(self) -> None:
         """Refuse, untouched, a path that is a directory or another file type."""

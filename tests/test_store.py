@@ -135,7 +135,9 @@ def test_bad_status_is_a_bug(tmp_path):
 
 def test_runs_creating_one_store_at_once_all_accept_it(tmp_path):
     # Each new store is opened by several threads at the same moment, as two
-    # `ablate run` started together do; none may see a half-made schema.
+    # `ablate run` started together do; none may see a half-made schema, and
+    # none may give up on the race to switch the journal to WAL (lost in
+    # about one attempt in 30 before it was retried).
     refused = []
 
     def open_store(path, barrier) -> None:
@@ -145,7 +147,7 @@ def test_runs_creating_one_store_at_once_all_accept_it(tmp_path):
         except AblateError as error:
             refused.append(str(error))
 
-    for attempt in range(20):
+    for attempt in range(100):
         path = tmp_path / f"s{attempt}.sqlite"
         barrier = threading.Barrier(6)
         threads = [

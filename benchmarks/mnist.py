@@ -15,6 +15,7 @@ preparation never leaves a half-written file behind.
 import gzip
 import hashlib
 import logging
+import math
 import os
 import pickle
 import struct
@@ -174,7 +175,7 @@ def load_mnist(
     """One MNIST split as ``images (N, 28, 28) uint8`` and ``labels (N,) int64``.
 
     N is 60,000 for the training split and 10,000 for the test split. The
-    files are prepared on first use and read by torchvision.
+    files are prepared (and checksummed) on first use, then read as IDX.
     """
     source = prepare_mnist(data_dir)
     return _load(str(source.root), train)
@@ -182,7 +183,25 @@ def load_mnist(
 
 @lru_cache(maxsize=4)
 def _load(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST
+    raw = Path(root) / "MNIST" / "raw"
+    prefix = "train" if train else "t10k"
+    images = read_idx(raw / f"{prefix}-images-idx3-ubyte")
+    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte")
+    return images, labels.long()
 
-    dataset = MNIST(root, train=train, download=False)
-    return dataset.data, dataset.targets
+
+def read_idx(path: Path) -> torch.Tensor:
+    """An uncompressed IDX file of unsigned bytes as a uint8 tensor.
+
+    The same values torchvision's ``MNIST`` reads, without importing
+    torchvision: that import is most of a worker's start-up time.
+    """
+    blob = path.read_bytes()
+    zero, dtype, dims = struct.unpack(">HBB", blob[:4])
+    if zero != 0 or dtype != 0x08:
+        raise AblateError(f"{path} is not an IDX file of bytes; delete it")
+    shape = struct.unpack(f">{dims}I", blob[4 : 4 + 4 * dims])
+    pixels = np.frombuffer(blob, np.uint8, offset=4 + 4 * dims)
+    if pixels.size != math.prod(shape):
+        raise AblateError(f"{path} holds {pixels.size} values, not {shape}; delete it")
+    return torch.from_numpy(pixels.reshape(shape).copy())

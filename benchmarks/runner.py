@@ -128,7 +128,9 @@ def run_job(
     """Train one job in a worker; never raises for a trial's own failure."""
     import torch
 
-    torch.set_num_threads(threads)
+    from benchmarks.worker import configure_worker
+
+    configure_worker(threads)
     trials = job.trials
     if data_dir is not None:
         # NOTE: loky restarts a worker whose memory grew by 300 MB after its

@@ -317,7 +317,11 @@ class Store:
         )
         if with_state:
             columns += ", state"
-        rows = self.db.execute(f"SELECT {columns} FROM trials ORDER BY rowid")
+        # Not in insertion order: a report must not depend on the order in
+        # which trials finished (bootstrap resamples follow row order), and
+        # settings with equal results must get equal intervals (seed order).
+        order = "task, variant, seed, key"
+        rows = self.db.execute(f"SELECT {columns} FROM trials ORDER BY {order}")
         wanted = set(keys) if keys is not None else None
         records = []
         for row in rows:

@@ -4,6 +4,7 @@ import os
 import sqlite3
 import threading
 
+import pandas as pd
 import pytest
 
 from benchmarks.errors import AblateError
@@ -31,13 +32,29 @@ def test_rows_round_trip_as_tidy_results(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         store.put(_trial(0), _result(), {"git_commit": "abc"})
         store.put(_trial(1), _result("diverged", float("nan"), error="loss is nan"), {})
-        frame = store.results()
-    assert list(frame["seed"]) == [0, 1]
-    assert list(frame["status"]) == ["ok", "diverged"]
+        frame = store.results().set_index("seed", drop=False)
+    assert sorted(frame["seed"]) == [0, 1]
+    assert list(frame.loc[[0, 1], "status"]) == ["ok", "diverged"]
     assert frame.loc[0, "test_accuracy"] == 0.9
     assert frame.loc[1, "test_accuracy"] != frame.loc[1, "test_accuracy"]  # NaN
     assert frame.loc[0, "lr"] == 1e-3 and frame.loc[0, "git_commit"] == "abc"
     assert frame.loc[0, "curves"]["train_loss"][0] == 1.0
+
+
+def test_results_do_not_depend_on_the_order_trials_finished(tmp_path):
+    # Reports resample rows for their bootstrap intervals: the same trials
+    # stored in another order must give the same frame, row for row.
+    trials = [_trial(seed, variant) for variant in ("cnn", "mlp") for seed in range(5)]
+    frames = []
+    for name, order in (("forward", trials), ("backward", trials[::-1])):
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            for trial in order:
+                store.put(trial, _result(accuracy=0.5 + trial.seed / 10), {})
+            frames.append(store.results().drop(columns="curves"))
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    # Seed order within a variant: equal results resample alike.
+    assert list(frames[0]["variant"]) == ["cnn"] * 5 + ["mlp"] * 5
+    assert list(frames[0]["seed"]) == [0, 1, 2, 3, 4] * 2
 
 
 def test_ok_rows_are_never_overwritten_but_failed_ones_are(tmp_path):

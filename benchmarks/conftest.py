@@ -16,6 +16,7 @@ import torch
 from benchmarks.mnist import prepare_mnist
 from benchmarks.timing import matmul_flops_per_second, reference_seconds
 from benchmarks.worker import tune_allocator
+from models.digits_train import warm_up_torch_optim
 
 
 @dataclass
@@ -60,7 +61,7 @@ def like_a_worker() -> None:
     here rather than inside the first benchmark's clock.
     """
     tune_allocator()
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    warm_up_torch_optim()
 
 
 @pytest.fixture(autouse=True)

@@ -103,9 +103,7 @@ def train_digits(
         # Channels-last convolutions and pooling run about twice as fast on CPU.
         model = model.to(device, memory_format=torch.channels_last)
         trainer = _Trainer(model, factors, seed, train, val, test)
-        # A process's first optimizer imports torch._dynamo (about 2 s): build
-        # a throwaway one so that the clock below times training only.
-        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        warm_up_torch_optim()  # so that the clock below times training only
         start = time.perf_counter()
         architecture = factors["architecture"]
         if architecture == "two_stage":
@@ -127,6 +125,12 @@ def train_digits(
         curves=trainer.curves,
     )
     return result
+
+
+def warm_up_torch_optim() -> None:
+    """Pay, once per process, the ~2 s torch._dynamo import that building
+    the first torch.optim optimizer triggers."""
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
 
 
 class _Trainer:

@@ -36,16 +36,24 @@ from benchmarks.store import Store
 # Killed, interrupted, resumed
 
 
+def _signal_mid_grid(tmp_path, launch, mnist_dir, name: str, signum: int):
+    """Start the mixed grid on 2 workers and signal its whole process group
+    once a digits trial is stored; (grid path, store path, the run)."""
+    grid = write(tmp_path, "mixed.toml", MIXED)
+    store = tmp_path / "s.sqlite"
+    run = launch(name, "run", str(grid), "--jobs", "2", *where(store, mnist_dir))
+    # Circle stacks go first, so a digits row means the grid is part way.
+    wait_for(lambda: count(store, "task = 'digits'") > 0, "a digits trial", run)
+    os.killpg(run.pid, signum)
+    return grid, store, run
+
+
 def test_sigkill_mid_grid_then_a_rerun_trains_only_what_is_missing(
     tmp_path, launch, capsys, mnist_dir, reference
 ):
-    grid = write(tmp_path, "mixed.toml", MIXED)
-    store = tmp_path / "s.sqlite"
-    run = launch("killed", "run", str(grid), "--jobs", "2", *where(store, mnist_dir))
-
-    # Circle stacks go first, so a digits row means the grid is part way.
-    wait_for(lambda: count(store, "task = 'digits'") > 0, "a digits trial", run)
-    os.killpg(run.pid, signal.SIGKILL)
+    grid, store, run = _signal_mid_grid(
+        tmp_path, launch, mnist_dir, "killed", signal.SIGKILL
+    )
     assert run.wait() == -signal.SIGKILL
     wait_for(lambda: not group(run.pid), "the killed group to vanish", timeout=30)
     before = dict(query(store, "SELECT key, finished_at FROM trials"))
@@ -74,13 +82,10 @@ def test_sigkill_mid_grid_then_a_rerun_trains_only_what_is_missing(
 def test_ctrl_c_stops_workers_keeps_results_and_a_rerun_completes(
     tmp_path, launch, capsys, mnist_dir, reference
 ):
-    grid = write(tmp_path, "mixed.toml", MIXED)
-    store = tmp_path / "s.sqlite"
-    run = launch("stopped", "run", str(grid), "--jobs", "2", *where(store, mnist_dir))
-
     # A terminal's Ctrl-C goes to the whole foreground group, workers included.
-    wait_for(lambda: count(store, "task = 'digits'") > 0, "a digits trial", run)
-    os.killpg(run.pid, signal.SIGINT)
+    grid, store, run = _signal_mid_grid(
+        tmp_path, launch, mnist_dir, "stopped", signal.SIGINT
+    )
     assert run.wait() == 130, run.stderr()
     wait_for(lambda: not group(run.pid), "the workers to exit", timeout=30)
     stored = count(store, "status = 'ok'")

@@ -20,11 +20,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.grids import Grid, Trial
-from benchmarks.runner import run
 from benchmarks.store import Store
 from benchmarks.timing import matmul_flops_per_second
 from models.digits_train import load_splits, pair_loss, train_digits
+from models.optimizers import Adam
 from models.registry import get_variant
 
 FAMILIES = ["mlp", "cnn", "siamese", "twin", "report2020_two_stage", "digit_argmax"]
@@ -43,7 +42,7 @@ def test_digits_training_step(benchmark, variant, mnist_dir):
     torch.manual_seed(0)
     model = get_variant(variant).builder(**factors)
     model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=factors["lr"])
+    optimizer = Adam(model.parameters(), lr=factors["lr"])
     aux_coef = factors.get("aux_coef", 1.0)
 
     def step() -> None:
@@ -66,41 +65,48 @@ def test_digits_trial(benchmark, variant, mnist_dir):
 
 
 def test_suite_against_naive_loop(benchmark, speeds, mnist_dir, tmp_path):
-    """Trials per minute: the suite (2 workers) vs the naive loop, same trials.
+    """Trials per minute: ``ablate run`` (2 workers) vs the naive loop.
 
-    Both wall times include starting their processes: the naive script's one,
-    the suite's two workers. The two alternate for ``ROUNDS`` rounds and the
-    ratio is of the fastest of each, so a slow spell of the machine does not
-    land on one side only.
+    Both are commands started afresh each round, so both wall times include
+    starting Python, importing torch and loading MNIST: the naive script in
+    its one process, the suite in its main process and two workers. The two
+    alternate for ``ROUNDS`` rounds and the ratio is of the fastest of each,
+    so a slow spell of the machine does not land on one side only.
     """
-    trials = [
-        Trial("digits", name, get_variant(name).resolve(), seed)
-        for name in COMPARED
-        for seed in SEEDS
-    ]
-    grid = Grid("speed", tmp_path / "speed.toml", "", trials)
+    trials = [f"{variant}:{seed}" for variant in COMPARED for seed in SEEDS]
+    grid_file = tmp_path / "speed.toml"
+    grid_file.write_text(
+        f'description = "suite against naive loop"\nseeds = {len(SEEDS)}\n\n'
+        f"[[sweep]]\nvariants = {COMPARED!r}\n".replace("'", '"')
+    )
     naive_seconds, suite_seconds = [], []
 
     def naive() -> None:
         """The naive loop as commonly written: a script, one trial after another."""
-        command = [sys.executable, "-m", "benchmarks.naive", str(mnist_dir)]
-        command += [f"{trial.variant}:{trial.seed}" for trial in trials]
+        command = [sys.executable, "-m", "benchmarks.naive", str(mnist_dir), *trials]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         naive_seconds.append(time.perf_counter() - start)
         assert len(done.stdout.splitlines()) == len(trials)
 
     def suite() -> None:
+        store = tmp_path / f"{len(suite_seconds)}.sqlite"
+        command = [sys.executable, "-m", "benchmarks.cli", "run", str(grid_file)]
+        command += ["--jobs", "2", "--store", str(store), "--data-dir", str(mnist_dir)]
         start = time.perf_counter()
-        with Store(tmp_path / f"{len(suite_seconds)}.sqlite") as store:
-            run(grid, store, jobs=2, data_dir=mnist_dir)
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
         suite_seconds.append(time.perf_counter() - start)
+        assert f"{len(trials)} trained" in done.stdout, done.stdout + done.stderr
+        with Store(store) as results:
+            assert (results.results()["status"] == "ok").sum() == len(trials)
 
     # pytest-benchmark times ``suite``; ``setup`` runs the naive loop untimed
     # before each round.
     benchmark.pedantic(suite, setup=naive, rounds=ROUNDS, iterations=1)
     ratio = min(naive_seconds) / min(suite_seconds)
-    benchmark.extra_info.update(naive_seconds=naive_seconds, speedup=ratio)
+    benchmark.extra_info.update(
+        naive_seconds=naive_seconds, suite_seconds=suite_seconds, speedup=ratio
+    )
     speeds.record(
         "digits grid, suite vs naive loop",
         f"{ratio:.1f}x trials/min",

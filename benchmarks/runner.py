@@ -31,6 +31,7 @@ from joblib import Parallel, delayed, parallel_config
 from benchmarks.errors import AblateError
 from benchmarks.grids import Grid, Trial
 from benchmarks.store import Store
+from models.factors import circle_stack_key
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,7 @@ def make_jobs(trials: list[Trial], todo: list[Trial]) -> list[Job]:
     singles = []
     for trial in trials:
         if trial.task == "circle":
-            from models.circle_train import stack_key
-
-            groups.setdefault(stack_key(trial.factors), []).append(trial)
+            groups.setdefault(circle_stack_key(trial.factors), []).append(trial)
         elif trial.key in wanted:
             singles.append(Job([trial], {trial.key}))
     stacks = []
@@ -163,7 +162,8 @@ def run_job(
     worker = {
         "host": socket.gethostname(),
         "cpu": _cpu_model(),
-        "torch": torch.__version__,
+        # torch.__version__ is a str subclass: unpickling it imports torch.
+        "torch": str(torch.__version__),
         "device": device,
     }
     for result in results:

@@ -20,12 +20,13 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.errors import AblateError
 from benchmarks.grids import Trial
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ class Store:
 
     def results(
         self, keys: Iterable[str] | None = None, with_state: bool = False
-    ) -> pd.DataFrame:
+    ) -> "pd.DataFrame":
         """One tidy row per stored trial (among ``keys`` if given).
 
         Columns: key, task, variant, seed, status, error, one column per factor
@@ -335,6 +336,8 @@ class Store:
             provenance = json.loads(record.pop("provenance"))
             record["curves"] = json.loads(record["curves"] or "null")
             records.append({**record, **factors, **metrics, **provenance})
+        import pandas as pd  # here: workers and `ablate run` never need it
+
         return pd.DataFrame.from_records(records)
 
 

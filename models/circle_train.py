@@ -4,9 +4,10 @@ Each trial is a factor dict and a seed. The seed fixes everything random,
 through ``benchmarks.seeding``: the 1000 training and 1000 test points
 (``"circle", "train"`` and ``"circle", "test"``), the initialisation
 (``"init"``), the order of the training points in each epoch (``"order"``) and
-the dropout masks (``"dropout"``). Trials whose factors agree on ``stack_key``
-train together as one stacked network, so a stack of M costs far less than M
-trainings, and each trial gets the numbers it would get alone.
+the dropout masks (``"dropout"``). Trials whose factors agree on
+``models.factors.circle_stack_key`` train together as one stacked network, so
+a stack of M costs far less than M trainings, and each trial gets the numbers
+it would get alone.
 
 Validation holds out the last ``val_fraction`` of the training points (the
 points are i.i.d., so that is a random subset); the network trains on the rest,
@@ -40,10 +41,9 @@ from models.circle_nets import (
     make_loss,
     num_parameters,
 )
+from models.factors import circle_stack_key
 
 NUM_POINTS = 1000
-PER_MODEL_FACTORS = ("lr", "momentum", "weight_decay", "dropout", "init")
-"""Factors that may differ between the trials of one stack."""
 DIVERGED_LOSS = 1e6
 """An epoch's mean training loss above this (or not finite) means divergence."""
 EVAL_ROWS = 500
@@ -53,17 +53,6 @@ NOTE: fixed rather than sized to the stack, because products with different
 row counts may round differently; chunks also keep a large stack's activations
 in cache (evaluation is 1.6x faster at M=100 than in one pass).
 """
-
-
-def stack_key(factors: Mapping[str, Any]) -> tuple:
-    """The factors that fix the network's shape and the training loop.
-
-    Trials with equal keys can train in one stack; they may differ in
-    ``PER_MODEL_FACTORS`` and in their seeds.
-    """
-    return tuple(
-        sorted((k, v) for k, v in factors.items() if k not in PER_MODEL_FACTORS)
-    )
 
 
 def circle_data(
@@ -103,7 +92,7 @@ def train_circle_stack(
 ) -> list[dict[str, Any]]:
     """Train trial i (``factor_list[i]``, ``seeds[i]``) for every i, together.
 
-    All trials must share one ``stack_key``. Returns one dict per trial:
+    All trials must share one ``circle_stack_key``. Returns one dict per trial:
     ``status`` ("ok", or "diverged" when an epoch's loss was not finite or
     above ``DIVERGED_LOSS``; the final metrics are then NaN), ``train_accuracy``,
     ``val_accuracy`` (None without validation) and ``test_accuracy`` (fractions
@@ -116,8 +105,8 @@ def train_circle_stack(
     """
     if len(factor_list) != len(seeds) or not seeds:
         raise ValueError(f"{len(factor_list)} factor dicts for {len(seeds)} seeds")
-    if len({stack_key(factors) for factors in factor_list}) > 1:
-        raise ValueError("the trials of a stack must share one stack_key")
+    if len({circle_stack_key(factors) for factors in factor_list}) > 1:
+        raise ValueError("the trials of a stack must share one circle_stack_key")
     first = factor_list[0]
     start = time.perf_counter()
 

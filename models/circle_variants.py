@@ -17,15 +17,26 @@ Variant names carry the ``circle_`` prefix because the registry holds both
 tasks in one namespace (``mlp`` and ``report2020`` are digit variants).
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import framework as fw
-from models.circle_nets import build_network
 from models.registry import register_model
+
+if TYPE_CHECKING:
+    import framework as fw
+
+
+def build_network(factors: dict[str, Any]) -> "fw.Sequential":
+    """``models.circle_nets.build_network``, imported at the first build.
+
+    Listing variants and planning a grid then never import torch.
+    """
+    from models import circle_nets
+
+    return circle_nets.build_network(factors)
 
 
 @register_model("circle")
-def circle_mlp(**factors: Any) -> fw.Sequential:
+def circle_mlp(**factors: Any) -> "fw.Sequential":
     """The schema's defaults: 3x25 ReLU, MSE on two outputs, SGD lr 1e-2.
 
     A neutral origin for one-factor sweeps; with these defaults SGD is far
@@ -38,7 +49,7 @@ def circle_mlp(**factors: Any) -> fw.Sequential:
     "circle", activation="relu", loss="mse", outputs=2, output_activation="none",
     standardize=False, optimizer="sgd", lr=0.1, batch_size=100, epochs=100,
 )  # fmt: skip
-def circle_course_baseline(**factors: Any) -> fw.Sequential:
+def circle_course_baseline(**factors: Any) -> "fw.Sequential":
     """The course's network as usually trained: ReLU, MSE, SGD lr 0.1, raw inputs.
 
     Three hidden layers of 25 units, two outputs regressing the one-hot class,
@@ -53,7 +64,7 @@ def circle_course_baseline(**factors: Any) -> fw.Sequential:
     loss="mse", outputs=2, output_activation="sigmoid", standardize=False,
     optimizer="sgd", lr=1e-5, batch_size=100, epochs=40,
 )  # fmt: skip
-def circle_report2020(**factors: Any) -> fw.Sequential:
+def circle_report2020(**factors: Any) -> "fw.Sequential":
     """The 2020 report: tanh, Xavier, dropout 0.2, sigmoid outputs, lr 1e-5, 40 epochs.
 
     The report gives no batch size, loss reduction or input scaling; this
@@ -72,7 +83,7 @@ def circle_report2020(**factors: Any) -> fw.Sequential:
     output_activation="none", standardize=False, optimizer="sgd", lr=1e-2,
     batch_size=100, epochs=5000,
 )  # fmt: skip
-def circle_tanh_xavier(**factors: Any) -> fw.Sequential:
+def circle_tanh_xavier(**factors: Any) -> "fw.Sequential":
     """Published best: tanh, Xavier-normal, MSE, SGD lr 1e-2, batch 100, 5000 epochs.
 
     YBouquet/deep_learning_2020 reports 1.17 +- 0.65% test error over 10 runs.
@@ -85,7 +96,7 @@ def circle_tanh_xavier(**factors: Any) -> fw.Sequential:
     output_activation="tanh", standardize=True, optimizer="sgd", lr=1e-3,
     batch_size=10, epochs=200,
 )  # fmt: skip
-def circle_relu_he_tanh(**factors: Any) -> fw.Sequential:
+def circle_relu_he_tanh(**factors: Any) -> "fw.Sequential":
     """ReLU x3 with a tanh output on +-1 targets, He init, SGD lr 1e-3, batch 10.
 
     doublemul/EE559Project2 reports 1.89 +- 0.25% test error after 200 epochs
@@ -99,7 +110,7 @@ def circle_relu_he_tanh(**factors: Any) -> fw.Sequential:
     output_activation="none", standardize=True, optimizer="adam", lr=1e-3,
     batch_size=100, epochs=200,
 )  # fmt: skip
-def circle_best(**factors: Any) -> fw.Sequential:
+def circle_best(**factors: Any) -> "fw.Sequential":
     """Tuned: 3x25 ReLU, softmax cross-entropy, Adam lr 1e-3, batch 100, 200 epochs.
 
     Chosen on validation error alone (val_fraction 0.3: 700 training and 300

@@ -10,7 +10,7 @@ that has the value you want instead. *Common* factors belong to every variant
 of a task; the others only to the variants that declare them.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,3 +151,18 @@ TASK_FACTORS: dict[str, dict[str, Factor]] = {
     "digits": DIGITS_FACTORS,
     "circle": CIRCLE_FACTORS,
 }
+
+CIRCLE_PER_MODEL_FACTORS = ("lr", "momentum", "weight_decay", "dropout", "init")
+"""Circle factors that may differ between the trials of one stacked run."""
+
+
+def circle_stack_key(factors: Mapping[str, Any]) -> tuple:
+    """The circle factors that fix the network's shape and the training loop.
+
+    Trials with equal keys can train in one stack; they may differ in
+    ``CIRCLE_PER_MODEL_FACTORS`` and in their seeds. Planning a grid needs
+    only this, so it lives here, away from torch.
+    """
+    return tuple(
+        sorted((k, v) for k, v in factors.items() if k not in CIRCLE_PER_MODEL_FACTORS)
+    )

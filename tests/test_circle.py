@@ -26,10 +26,10 @@ from models.circle_train import (
     circle_data,
     decision_grid,
     load_network,
-    stack_key,
     train_circle,
     train_circle_stack,
 )
+from models.factors import circle_stack_key as stack_key
 from models.registry import create_model, get_variant, list_models
 
 QUICK = {"epochs": 3}

@@ -105,3 +105,26 @@ def test_data_prints_what_it_found(mnist_dir, capsys):
     out = capsys.readouterr().out
     assert "60000 images" in out and "10000 images" in out
     assert "5923 6742" in out  # the first two digits' training counts
+
+
+def test_a_run_leaves_torch_and_pandas_to_its_workers(tmp_path, mnist_dir):
+    """Planning, dispatching and storing need neither: the main process of
+    ``ablate run`` starts its workers without first spending 2-3 s on them."""
+    grid = tmp_path / "tiny.toml"
+    grid.write_text(
+        "[[sweep]]\nvariants = ['cnn']\nseeds = 1\nsettings = { epochs = 1 }\n"
+        "[[sweep]]\nvariants = ['circle_mlp']\nseeds = 2\n"
+        "settings = { epochs = 2 }\n"
+    )
+    args = ["run", str(grid), "--jobs", "2", "--quiet", "--data-dir", str(mnist_dir)]
+    args += ["--store", str(tmp_path / "s.sqlite")]
+    script = (
+        "import sys\nfrom benchmarks.cli import main\n"
+        f"code = main({args!r})\n"
+        "print(code, [m for m in ('torch', 'pandas') if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert "3 trained, 0 already done, 0 failed" in done.stdout, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "0 []"

@@ -1,0 +1,147 @@
+"""Adam and SGD for the digits trainer: torch.optim's numbers, without its start.
+
+``torch.optim.Optimizer`` imports ``torch._dynamo`` the first time a process
+builds or steps one (its ``add_param_group``, ``zero_grad`` and ``step`` are
+wrapped to disable compilation). That import takes about 2 s, and every
+worker of a grid pays it; on two cores it was a quarter of a ten-trial run's
+wall time. These subclasses replace exactly those methods with plain ones and
+apply the same element-wise updates, in the same order, as torch's default
+single-tensor CPU implementation, so every parameter comes out bitwise equal
+(tests/test_optimizers.py checks this over hundreds of steps, schedules
+included).
+
+They stay ``torch.optim.Optimizer`` instances, so torch's learning-rate
+schedulers drive them: ``OneCycleLR`` sets ``lr`` and cycles ``betas`` (Adam)
+or ``momentum`` (SGD) in ``param_groups``, and ``step`` reads them afresh each
+time. Supported: one or more parameter groups of dense CPU or CUDA tensors;
+not supported (torch.optim's extras): AMSGrad, Nesterov, dampening,
+``maximize``, sparse or complex gradients.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+
+class _Plain(torch.optim.Optimizer):
+    """An ``Optimizer`` whose bookkeeping never touches ``torch._dynamo``."""
+
+    def __init__(self, params: Iterable[Tensor], defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group ``{"params": tensors, **overrides}`` with the defaults."""
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for param in params:
+            if not isinstance(param, Tensor) or not param.is_leaf:
+                raise TypeError("an optimizer takes leaf tensors as parameters")
+        group = {**self.defaults, **param_group, "params": params}
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop (or zero) every parameter's gradient."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad.detach_().zero_()
+
+
+def _with_weight_decay(grad: Tensor, param: Tensor, weight_decay: float) -> Tensor:
+    """``grad + weight_decay * param`` (L2, as torch.optim), a new tensor."""
+    return grad.add(param, alpha=weight_decay) if weight_decay != 0 else grad
+
+
+class Adam(_Plain):
+    """``torch.optim.Adam(params, lr, betas, eps, weight_decay)``, bit for bit.
+
+    Per step t: ``d = grad + wd * p``, ``m = lerp(m, d, 1 - b1)``,
+    ``v = b2 v + (1 - b2) d**2`` and
+    ``p -= lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None) -> None:
+        """One update of every parameter that has a gradient."""
+        if closure is not None:
+            raise ValueError("this Adam takes no closure")
+        for group in self.param_groups:
+            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(param)
+                    state["exp_avg_sq"] = torch.zeros_like(param)
+                state["step"] += 1
+                grad = _with_weight_decay(param.grad, param, weight_decay)
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+
+                # torch.optim keeps the step count in a float32 tensor and
+                # reads it back as a Python float; exact for counts < 2**24.
+                step = float(state["step"])
+                step_size = lr / (1 - beta1**step)
+                correction2_sqrt = (1 - beta2**step) ** 0.5
+                denom = (exp_avg_sq.sqrt() / correction2_sqrt).add_(eps)
+                param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+class SGD(_Plain):
+    """``torch.optim.SGD(params, lr, momentum, weight_decay)``, bit for bit.
+
+    ``d = grad + wd * p``; with momentum, ``buf = d`` at the first step and
+    ``buf = momentum * buf + d`` after, and ``d = buf``; then ``p -= lr * d``.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
+        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None) -> None:
+        """One update of every parameter that has a gradient."""
+        if closure is not None:
+            raise ValueError("this SGD takes no closure")
+        for group in self.param_groups:
+            lr, momentum = group["lr"], group["momentum"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = _with_weight_decay(param.grad, param, group["weight_decay"])
+                if momentum != 0:
+                    state = self.state[param]
+                    buffer = state.get("momentum_buffer")
+                    if buffer is None:
+                        buffer = state["momentum_buffer"] = grad.detach().clone()
+                    else:
+                        buffer.mul_(momentum).add_(grad)
+                    grad = buffer
+                param.add_(grad, alpha=-lr)

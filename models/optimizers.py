@@ -83,8 +83,10 @@ class Adam(_Plain):
         if closure is not None:
             raise ValueError("this Adam takes no closure")
         for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
+            # Parameters at the same step update together, through torch's
+            # _foreach ops: on CPU they loop over the same per-tensor kernels
+            # (the same numbers) in C++, half the time of a Python loop.
+            by_step: dict[int, list[Tensor]] = {}
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -94,18 +96,30 @@ class Adam(_Plain):
                     state["exp_avg"] = torch.zeros_like(param)
                     state["exp_avg_sq"] = torch.zeros_like(param)
                 state["step"] += 1
-                grad = _with_weight_decay(param.grad, param, weight_decay)
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg.lerp_(grad, 1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                by_step.setdefault(state["step"], []).append(param)
+            for step, params in by_step.items():
+                self._update(group, step, params)
 
-                # torch.optim keeps the step count in a float32 tensor and
-                # reads it back as a Python float; exact for counts < 2**24.
-                step = float(state["step"])
-                step_size = lr / (1 - beta1**step)
-                correction2_sqrt = (1 - beta2**step) ** 0.5
-                denom = (exp_avg_sq.sqrt() / correction2_sqrt).add_(eps)
-                param.addcdiv_(exp_avg, denom, value=-step_size)
+    def _update(self, group: dict[str, Any], step: int, params: list[Tensor]) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        grads = [param.grad for param in params]
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+        exp_avgs = [self.state[param]["exp_avg"] for param in params]
+        exp_avg_sqs = [self.state[param]["exp_avg_sq"] for param in params]
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+
+        # torch.optim keeps the step count in a float32 tensor and reads it
+        # back as a Python float; exact for counts below 2**24.
+        step_size = lr / (1 - beta1 ** float(step))
+        correction2_sqrt = (1 - beta2 ** float(step)) ** 0.5
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denoms, correction2_sqrt)
+        torch._foreach_add_(denoms, eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denoms, value=-step_size)
 
 
 class SGD(_Plain):

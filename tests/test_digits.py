@@ -10,8 +10,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from models.digits_nets import PairOutput
+from models.digits_nets import MaxPool2x2, PairOutput
 from models.digits_train import Split, load_splits, pair_loss, train_digits
 from models.registry import create_model, get_variant, list_models
 
@@ -156,3 +157,27 @@ def test_the_global_random_state_is_left_alone(mnist_dir):
     torch.manual_seed(123)
     train_digits("mlp", get_variant("mlp").resolve(QUICK), 0, mnist_dir)
     assert torch.equal(torch.rand(3), expected), "training forks the global RNG"
+
+
+@pytest.mark.parametrize("size", [12, 7, 4, 3, 2])
+def test_max_pool_equals_torch_with_ties_and_nan(size):
+    generator = torch.Generator().manual_seed(size)
+    x = torch.randn(5, 6, size, size, generator=generator)
+    x[0] = 0.25  # every window a tie
+    x[1, :, :2, :2] = -1.0
+    x[2, 3, 0, 0] = math.nan
+    x = x.to(memory_format=torch.channels_last)
+    expected = F.max_pool2d(x, 2)
+    with torch.no_grad():
+        pooled = MaxPool2x2()(x)
+    assert pooled.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(pooled, expected, rtol=0, atol=0, equal_nan=True)
+
+    # With a gradient to compute, torch's kernel (and its tie-breaking) is used.
+    x.requires_grad_()
+    weights = torch.randn(expected.shape, generator=generator)
+    (MaxPool2x2()(x).nan_to_num() * weights).sum().backward()
+    ours = x.grad.clone()
+    x.grad = None
+    (F.max_pool2d(x, 2).nan_to_num() * weights).sum().backward()
+    assert torch.equal(ours, x.grad)

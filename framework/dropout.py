@@ -115,7 +115,7 @@ class Dropout(Module):
                 generators = [generators] * self.num_models
             assert len(generators) == self.num_models, "one generator per model"
             # Drawn in place, model by model: the same numbers as stacking M
-            # torch.rand calls, without copying them (a sixth of the cost).
+            # torch.rand calls, without the copy (a sixth of the cost).
             noise = torch.empty((self.num_models, *shape), dtype=x.dtype)
             for rows, g in zip(noise, generators, strict=True):
                 rows.uniform_(generator=g)

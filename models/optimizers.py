@@ -15,7 +15,8 @@ schedulers drive them: ``OneCycleLR`` sets ``lr`` and cycles ``betas`` (Adam)
 or ``momentum`` (SGD) in ``param_groups``, and ``step`` reads them afresh each
 time. Supported: one or more parameter groups of dense CPU or CUDA tensors;
 not supported (torch.optim's extras): AMSGrad, Nesterov, dampening,
-``maximize``, sparse or complex gradients.
+``maximize``, sparse or complex gradients, and state dicts interchangeable
+with torch.optim's (Adam keeps its step count as an int, not a tensor).
 """
 
 from collections.abc import Iterable
@@ -27,9 +28,6 @@ from torch import Tensor
 
 class _Plain(torch.optim.Optimizer):
     """An ``Optimizer`` whose bookkeeping never touches ``torch._dynamo``."""
-
-    def __init__(self, params: Iterable[Tensor], defaults: dict[str, Any]) -> None:
-        super().__init__(params, defaults)
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group ``{"params": tensors, **overrides}`` with the defaults."""

@@ -50,10 +50,19 @@ class _Plain(torch.optim.Optimizer):
                 else:
                     param.grad.detach_().zero_()
 
+    @torch.no_grad()
+    def step(self, closure=None) -> None:
+        """One update of every parameter that has a gradient."""
+        if closure is not None:
+            raise ValueError(f"this {type(self).__name__} takes no closure")
+        for group in self.param_groups:
+            params = [param for param in group["params"] if param.grad is not None]
+            if params:
+                self._update_group(group, params)
 
-def _with_weight_decay(grad: Tensor, param: Tensor, weight_decay: float) -> Tensor:
-    """``grad + weight_decay * param`` (L2, as torch.optim), a new tensor."""
-    return grad.add(param, alpha=weight_decay) if weight_decay != 0 else grad
+    def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """Update ``params``, the group's parameters that have a gradient."""
+        raise NotImplementedError
 
 
 class Adam(_Plain):
@@ -75,28 +84,21 @@ class Adam(_Plain):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None) -> None:
-        """One update of every parameter that has a gradient."""
-        if closure is not None:
-            raise ValueError("this Adam takes no closure")
-        for group in self.param_groups:
-            # Parameters at the same step update together, through torch's
-            # _foreach ops: on CPU they loop over the same per-tensor kernels
-            # (the same numbers) in C++, half the time of a Python loop.
-            by_step: dict[int, list[Tensor]] = {}
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(param)
-                    state["exp_avg_sq"] = torch.zeros_like(param)
-                state["step"] += 1
-                by_step.setdefault(state["step"], []).append(param)
-            for step, params in by_step.items():
-                self._update(group, step, params)
+    def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        # Parameters at the same step update together, through torch's
+        # _foreach ops: on CPU they loop over the same per-tensor kernels
+        # (the same numbers) in C++, half the time of a Python loop.
+        by_step: dict[int, list[Tensor]] = {}
+        for param in params:
+            state = self.state[param]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(param)
+                state["exp_avg_sq"] = torch.zeros_like(param)
+            state["step"] += 1
+            by_step.setdefault(state["step"], []).append(param)
+        for step, same_step in by_step.items():
+            self._update(group, step, same_step)
 
     def _update(self, group: dict[str, Any], step: int, params: list[Tensor]) -> None:
         lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
@@ -137,23 +139,19 @@ class SGD(_Plain):
         defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None) -> None:
-        """One update of every parameter that has a gradient."""
-        if closure is not None:
-            raise ValueError("this SGD takes no closure")
-        for group in self.param_groups:
-            lr, momentum = group["lr"], group["momentum"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = _with_weight_decay(param.grad, param, group["weight_decay"])
-                if momentum != 0:
-                    state = self.state[param]
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        buffer = state["momentum_buffer"] = grad.detach().clone()
-                    else:
-                        buffer.mul_(momentum).add_(grad)
-                    grad = buffer
-                param.add_(grad, alpha=-lr)
+    def _update_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        weight_decay = group["weight_decay"]
+        for param in params:
+            grad = param.grad
+            if weight_decay != 0:
+                grad = grad.add(param, alpha=weight_decay)
+            if momentum != 0:
+                state = self.state[param]
+                buffer = state.get("momentum_buffer")
+                if buffer is None:
+                    buffer = state["momentum_buffer"] = grad.detach().clone()
+                else:
+                    buffer.mul_(momentum).add_(grad)
+                grad = buffer
+            param.add_(grad, alpha=-lr)

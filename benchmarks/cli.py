@@ -16,6 +16,7 @@ failed and with 130 when interrupted (Ctrl-C, or SIGTERM from ``kill``).
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     # (importing torch and caching MNIST can do that) and says so with a
     # warning that would break the progress bar; no trial is affected.
     warnings.filterwarnings("ignore", "A worker stopped while some jobs", UserWarning)
+    _quiet_loky_resource_tracker()
     handler = getattr(commands, f"cmd_{args.command}")
     previous = _stop_on_sigterm() if args.command == "run" else None
     try:
@@ -120,6 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_loky_resource_tracker() -> None:
+    """Keep loky's resource tracker from adding lines to a one-line error.
+
+    The tracker is a process of its own; when a run stops on an error, it may
+    warn at exit that a semaphore it meant to remove was already gone, which
+    is harmless. It reads its warning filters from the environment.
+    """
+    quiet = "ignore:resource_tracker:UserWarning"
+    filters = os.environ.get("PYTHONWARNINGS", "")
+    if quiet not in filters:
+        os.environ["PYTHONWARNINGS"] = f"{filters},{quiet}" if filters else quiet
 
 
 def _stop_on_sigterm():

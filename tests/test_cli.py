@@ -1,5 +1,6 @@
 """The command line: user mistakes give one line and exit 2, never a traceback."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -128,3 +129,21 @@ def test_a_run_leaves_torch_and_pandas_to_its_workers(tmp_path, mnist_dir):
     )
     assert "3 trained, 0 already done, 0 failed" in done.stdout, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+def test_loky_resource_tracker_warnings_stay_off_the_error_line(monkeypatch):
+    """The tracker, a process of its own, takes its warning filters from the
+    environment: a run that stops on an error must not gain its exit warning."""
+    from benchmarks.cli import _quiet_loky_resource_tracker
+
+    monkeypatch.setenv("PYTHONWARNINGS", "default::DeprecationWarning")
+    _quiet_loky_resource_tracker()
+    _quiet_loky_resource_tracker()
+    filters = "default::DeprecationWarning,ignore:resource_tracker:UserWarning"
+    assert os.environ["PYTHONWARNINGS"] == filters
+    child = subprocess.run(
+        [sys.executable, "-c",
+         "import warnings; warnings.warn('resource_tracker: /loky-1: gone')"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert child.stderr == ""

@@ -1,4 +1,4 @@
-"""How a process that trains is set up: its torch threads and its allocator.
+"""How a process that trains is set up: threads, allocator, and Ctrl-C.
 
 Every job of a grid calls ``configure_worker`` before it trains, whatever the
 backend (joblib's loky workers, dask, ray, or the main process for
@@ -13,12 +13,21 @@ its adaptive mmap threshold reaches) from fresh mmaps and hands them back on
 free, so each evaluation faulted every page in again: about 9,500 page faults
 and a third of its time. Below ``MMAP_THRESHOLD`` blocks now come from the heap,
 and the heap keeps up to ``TRIM_THRESHOLD`` of free memory for the next use.
+
+Ctrl-C: a terminal sends SIGINT to every process of the foreground group,
+workers included. In a worker, the KeyboardInterrupt could land in loky's own
+code between two jobs, which then printed a traceback under the main
+process's one-line message. Worker processes ignore SIGINT; the main process
+stops the run and its workers, as it does for a SIGTERM sent to it alone.
 """
 
 import ctypes
 import ctypes.util
 import logging
+import multiprocessing
 import platform
+import signal
+import threading
 from functools import cache
 
 import torch
@@ -33,9 +42,18 @@ TRIM_THRESHOLD = 256 * 2**20  # bytes
 
 
 def configure_worker(threads: int) -> None:
-    """Pin torch to ``threads`` threads and tune glibc's allocator, once."""
+    """Pin torch to ``threads`` threads, tune glibc's allocator, ignore Ctrl-C.
+
+    Ctrl-C is ignored only in a worker process's main thread: the main
+    process (``--jobs 1``) and threads of dask workers keep their handlers.
+    """
     torch.set_num_threads(threads)
     tune_allocator()
+    if (
+        multiprocessing.parent_process() is not None
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @cache

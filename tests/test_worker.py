@@ -1,11 +1,15 @@
-"""A training worker's set-up: threads pinned, the allocator tuned."""
+"""A training worker's set-up: threads pinned, the allocator tuned, Ctrl-C left
+to the main process."""
 
 import platform
+import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
+from joblib import Parallel, delayed
 
 from benchmarks.worker import configure_worker
 
@@ -53,3 +57,25 @@ def test_tuned_allocator_reuses_big_blocks():
     # Untuned, glibc maps each 37 MB block afresh: ~9,000 faults per round.
     assert faults("default") > 50_000
     assert faults("tuned") < 20_000
+
+
+def _sigint_after_configuring():
+    configure_worker(1)
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_worker_processes_leave_ctrl_c_to_the_main_process():
+    in_workers = Parallel(n_jobs=2)(delayed(_sigint_after_configuring)() for _ in "ab")
+    assert in_workers == [True, True]
+
+    # The main process (--jobs 1) and threads (dask workers) keep their handler.
+    threads = torch.get_num_threads()
+    try:
+        handler = signal.getsignal(signal.SIGINT)
+        assert not _sigint_after_configuring()
+        thread = threading.Thread(target=_sigint_after_configuring)
+        thread.start()
+        thread.join()
+        assert signal.getsignal(signal.SIGINT) is handler
+    finally:
+        torch.set_num_threads(threads)

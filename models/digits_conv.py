@@ -72,7 +72,6 @@ class _Im2colConv(torch.autograd.Function):
         weights = matrix.t()
         out = cols @ weights if bias is None else torch.addmm(bias, cols, weights)
         ctx.save_for_backward(x, weight, cols)
-        ctx.has_bias = bias is not None
         # (N*Ho*Wo, O) is the channels-last memory of (N, O, Ho, Wo).
         return out.view(n, h - kh + 1, w - kw + 1, out_channels).permute(0, 3, 1, 2)
 
@@ -91,6 +90,6 @@ class _Im2colConv(torch.autograd.Function):
             grad_weight = grad_rows.t() @ cols
             grad_weight = grad_weight.view(out_channels, kh, kw, in_channels)
             grad_weight = grad_weight.permute(0, 3, 1, 2)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[2]:  # False when there is no bias
             grad_bias = grad_rows.sum(0)
         return grad_x, grad_weight, grad_bias

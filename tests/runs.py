@@ -201,9 +201,10 @@ class Run:
         return self.log.with_suffix(".err").read_text()
 
 
-def cnn_grid(seeds: int) -> str:
+def cnn_grid(seeds: int, epochs: int = 1) -> str:
     return (
-        f'seeds = {seeds}\n[[sweep]]\nvariants = ["cnn"]\nsettings = {{ epochs = 1 }}\n'
+        f'seeds = {seeds}\n[[sweep]]\nvariants = ["cnn"]\n'
+        f"settings = {{ epochs = {epochs} }}\n"
     )
 
 
@@ -369,7 +370,7 @@ def freeze(run: Run, store: Path) -> None:
     """SIGSTOP the run's group at a moment when it holds no write lock."""
     for _ in range(50):
         os.killpg(run.pid, signal.SIGSTOP)
-        wait_for(lambda: (stat(run.pid) or ["T"])[0] == "T", "the run to stop")
+        wait_for(lambda: (stat(run.pid) or ["T"])[0] == "T", "the run to stop", run)
         db = sqlite3.connect(store, timeout=0, isolation_level=None)
         try:
             db.execute("BEGIN IMMEDIATE")

@@ -37,8 +37,10 @@ from benchmarks.store import Store
 def test_a_second_run_leaves_claimed_trials_to_the_first(
     tmp_path, launch, capsys, mnist_dir
 ):
-    first_grid = write(tmp_path, "first.toml", cnn_grid(4))
-    second_grid = write(tmp_path, "second.toml", cnn_grid(6))
+    # Trials of a few epochs, so that the first run cannot finish while
+    # ``freeze`` waits for a moment when it holds no write lock.
+    first_grid = write(tmp_path, "first.toml", cnn_grid(4, epochs=4))
+    second_grid = write(tmp_path, "second.toml", cnn_grid(6, epochs=4))
     store = tmp_path / "s.sqlite"
     first = launch("first", "run", str(first_grid), "--jobs", "1",
                    *where(store, mnist_dir))  # fmt: skip
